@@ -1,0 +1,27 @@
+"""[conductor] options: how operations run and recover."""
+
+from oslo_config import cfg
+
+group = cfg.OptGroup('conductor', title='Conductor options')
+
+opts = [
+    cfg.StrOpt('transport', default='local', choices=['local', 'messaging'],
+               help='local: API and conductor in one process (m2-server). '
+                    'messaging: the API reaches conductors over oslo.messaging.'),
+    cfg.StrOpt('topic', default='m2-conductor',
+               help='oslo.messaging topic the conductors listen on (messaging '
+                    'transport). Deployments sharing a broker need distinct topics.'),
+    cfg.IntOpt('workers', default=8, min=1,
+               help='Number of operations a conductor runs at once.'),
+    cfg.BoolOpt('recover_on_start', default=True,
+                help='At start, roll back or finish the operations a crash of '
+                     'this conductor interrupted.'),
+    cfg.IntOpt('sync_interval', default=60, min=0,
+               help='Seconds between the periodic checks that restore iSCSI '
+                    'targets the database says should exist. 0 disables them.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
