@@ -1,0 +1,43 @@
+"""``m2 snapshot ...``: images of kind ``snapshot``, taken from nodes."""
+
+from cliff import command, lister
+
+from m2.cli import common
+from m2.cli import image as image_cmd
+
+LIST_FIELDS = ('id', 'name', 'project', 'parent', 'status', 'size', 'public')
+LIST_HEADERS = ('ID', 'Name', 'Project', 'Parent', 'Status', 'Size', 'Public')
+
+
+class ListSnapshot(lister.Lister):
+    """List snapshots (images taken from nodes with "m2 node snapshot")."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--project', metavar='<project>',
+                            help='Only the snapshots of this project.')
+        parser.add_argument('--all-projects', action='store_true',
+                            help='Snapshots of every project (operators).')
+        return parser
+
+    def take_action(self, parsed_args):
+        images = image_cmd.list_images(self.app, parsed_args.project, 'snapshot',
+                                       parsed_args.all_projects)
+        return common.listing(images, LIST_FIELDS, LIST_HEADERS)
+
+
+class DeleteSnapshot(command.Command):
+    """Delete snapshots (refused while nodes or images depend on them)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('snapshots', metavar='<snapshot>', nargs='+',
+                            help='Snapshot ID or name.')
+        parser.add_argument('--project', metavar='<project>',
+                            help='Project the snapshot names belong to.')
+        return common.add_wait_arguments(parser, 'deletion')
+
+    def take_action(self, parsed_args):
+        image_cmd.delete_images(self.app, parsed_args.snapshots, parsed_args,
+                                kind='snapshot')
+        return 0
