@@ -1,0 +1,48 @@
+"""Service start-up: bad driver choices and an unmigrated schema stop it clearly."""
+
+import os
+import subprocess
+
+import fixtures
+import testtools
+
+from m2.tests.functional import server as server_mod
+
+
+class TestServiceStart(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.state = self.useFixture(fixtures.TempDir()).path
+        self.conf = os.path.join(self.state, 'm2.conf')
+
+    def write(self, extra=''):
+        with open(self.conf, 'w') as f:
+            f.write('[DEFAULT]\nstate_path = %s\n[api]\nport = %d\n%s' % (
+                self.state, server_mod.free_port(), extra))
+
+    def run_cmd(self, name, *args, timeout=60):
+        return subprocess.run([os.path.join(server_mod.BIN, name), '--config-file', self.conf]
+                              + list(args), capture_output=True, text=True, timeout=timeout)
+
+    def test_dbsync_version_and_upgrade(self):
+        self.write()
+        self.assertIn('empty', self.run_cmd('m2-dbsync', 'version').stdout)
+        result = self.run_cmd('m2-dbsync', 'upgrade')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('0001_initial', self.run_cmd('m2-dbsync', 'version').stdout)
+
+    def test_unmigrated_database_refuses_to_start(self):
+        self.write()
+        result = self.run_cmd('m2-server')
+        self.assertNotEqual(0, result.returncode)
+        self.assertIn('m2-dbsync upgrade', result.stderr)
+
+    def test_unknown_driver_names_namespace_and_choices(self):
+        self.write('[drivers]\nstorage = no-such-driver\n')
+        self.run_cmd('m2-dbsync', 'upgrade')
+        result = self.run_cmd('m2-server')
+        self.assertNotEqual(0, result.returncode)
+        self.assertIn("No storage driver named 'no-such-driver'", result.stderr)
+        self.assertIn('m2.drivers.storage', result.stderr)
+        self.assertIn('file', result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
