@@ -12,6 +12,7 @@ after ``--password`` from the "Running ..." debug line so that they never
 reach a log.
 """
 
+import errno
 import logging
 import re
 
@@ -33,9 +34,13 @@ LUN_EXISTS = 'this logical unit number already exists'
 TARGET_ACTIVE = 'this target is still active'
 
 # tgtadm exits 107 (ENOTCONN) or prints these when no tgtd owns the socket.
-_DAEMON_DOWN_RC = (107, 111)
+# tgtadm exits with the errno of its control-socket failure: ENOTCONN and
+# ECONNREFUSED when no tgtd listens, ECONNRESET and EPIPE when tgtd dies
+# (crash, restart) while it is answering.
+_DAEMON_DOWN_RC = (errno.ENOTCONN, errno.ECONNREFUSED, errno.ECONNRESET, errno.EPIPE)
 _DAEMON_DOWN_MSGS = ("can't connect to tgt daemon", 'failed to send request',
-                     'tgtd closed the socket', "can't create a socket")
+                     'tgtd closed the socket', "can't create a socket",
+                     "can't get the response")
 
 REDACTED = '***'
 

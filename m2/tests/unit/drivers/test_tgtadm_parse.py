@@ -223,6 +223,14 @@ class TgtadmCommandTest(base.TestCase):
                    'Transport endpoint is not connected')
         self.assertRaises(exception.BackendUnavailable, tgtadm.show_targets)
 
+    def test_daemon_dying_mid_request_is_backend_unavailable(self):
+        # Seen when tgtd is killed while tgtadm waits for its answer.
+        for rc, stderr in ((104, "tgtadm: can't get the response, Connection reset by peer"),
+                           (32, 'tgtadm: failed to send request hdr to tgt daemon, '
+                                'Broken pipe')):
+            self.result = exception.CommandFailed(cmd='tgtadm', exit_code=rc, stderr=stderr)
+            self.assertRaises(exception.BackendUnavailable, tgtadm.show_targets)
+
     def test_refusal_keeps_tgtadm_message(self):
         self.result = exception.CommandFailed(cmd='tgtadm', exit_code=22,
                                               stderr='tgtadm: this target already exists')
