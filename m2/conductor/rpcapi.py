@@ -6,6 +6,7 @@ in-process manager; with ``messaging`` they travel over oslo.messaging to an
 either way.
 """
 
+from m2.common import exception
 from m2.conf import CONF
 
 RPC_API_VERSION = '1.0'
@@ -26,7 +27,15 @@ class ConductorAPI:
     def _call(self, context, method, **kwargs):
         if self._client is None:
             return getattr(self._manager, method)(context, **kwargs)
-        return self._client.prepare().call(context, method, **kwargs)
+        import oslo_messaging as messaging
+        try:
+            return self._client.prepare().call(context, method, **kwargs)
+        except messaging.MessagingTimeout:
+            # No conductor consumed the call (none running, or the broker is
+            # down): the service is unavailable, not broken.
+            raise exception.BackendUnavailable(
+                backend='m2-conductor (topic %s)' % CONF.conductor.topic,
+                reason='no conductor answered within %s s' % CONF.rpc_response_timeout)
 
     def create_project(self, context, name, keystone_project_id=None, isolator_project=None,
                        provisioning_network=None):

@@ -14,6 +14,8 @@ import requests
 from m2.tests.base import free_port
 
 BIN = os.path.dirname(sys.executable)
+# Part of m2.cmd.conductor.READY_MESSAGE, logged once its queue is consumed.
+CONDUCTOR_READY = 'consuming RPC topic'
 
 
 
@@ -68,8 +70,19 @@ class ServerFixture(fixtures.Fixture):
         """The process serving the API (the last service started)."""
         return self.processes[-1] if self.processes else None
 
+    def _conductors_ready(self):
+        """How many times an m2-conductor has said it consumes its queue."""
+        try:
+            with open(self.log_file, errors='replace') as f:
+                return f.read().count(CONDUCTOR_READY)
+        except OSError:
+            return 0
+
     def start(self, timeout=30):
         self.processes = []
+        # m2-api answers before a separate m2-conductor has declared its
+        # queue; a call sent then would be dropped, so wait for both.
+        ready_wanted = self._conductors_ready() + self.services.count('m2-conductor')
         for service in self.services:
             with open(self.log_file + '.stderr', 'ab') as stderr:
                 self.processes.append(subprocess.Popen(
@@ -83,9 +96,12 @@ class ServerFixture(fixtures.Fixture):
                                        (process.args[0], process.returncode, self.stderr()))
             try:
                 requests.get(self.url + '/', timeout=1)
-                return
             except requests.ConnectionError:
                 time.sleep(0.1)
+                continue
+            if self._conductors_ready() >= ready_wanted:
+                return
+            time.sleep(0.1)
         raise RuntimeError('m2-server did not answer within %ss' % timeout)
 
     def stderr(self):

@@ -46,3 +46,28 @@ class TestScaleOut(base.FunctionalTest):
         self.api('DELETE', '/v1/nodes/%s' % node['name'], expect=202)
         self.server.wait_for('/v1/nodes/%s' % node['name'], gone=True)
         self.assert_audit_clean()
+
+
+class TestNoConductor(base.FunctionalTest):
+    """m2-api with nobody consuming its topic answers 503, not 500 or a hang."""
+
+    private_server = True
+    services = ('m2-api',)
+    server_conf = {
+        'DEFAULT': {'transport_url': 'rabbit://guest:guest@%s:%d/' % RABBIT,
+                    'rpc_response_timeout': '2'},
+        'conductor': {'transport': 'messaging', 'topic': 'm2-test-%s' % uuid.uuid4().hex[:8]},
+    }
+
+    def setUp(self):
+        if not _rabbit_listening():
+            self.skipTest('NO RABBITMQ on %s:%d: the oslo.messaging transport is untested '
+                          '(start rabbitmq-server)' % RABBIT)
+        super().setUp()
+
+    def test_call_without_a_conductor_is_503(self):
+        body = self.api('GET', '/v1/projects', expect=503)
+        message = body['error']['message']
+        self.assertIn('m2-conductor (topic %s)' % self.server_conf['conductor']['topic'],
+                      message)
+        self.assertIn('no conductor answered within 2 s', message)
