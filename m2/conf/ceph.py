@@ -18,6 +18,13 @@ opts = [
     cfg.IntOpt('operation_timeout', default=30, min=1,
                help='Seconds a monitor or OSD operation may take before it '
                     'fails with a backend-unavailable error.'),
+    cfg.IntOpt('busy_timeout', default=45, min=0,
+               help='Seconds removing an image keeps retrying while the image '
+                    'still has watchers before it reports the image busy. A '
+                    'crashed iSCSI gateway\'s watch outlives it until the OSDs '
+                    'expire it (osd_client_watch_timeout, 30 s by default), so a '
+                    'deprovision right after such a crash waits instead of '
+                    'failing. 0 reports busy at once.'),
     cfg.ListOpt('rbd_features', default=['layering'],
                 item_type=cfg.types.String(choices=FEATURE_CHOICES),
                 help='Features of the format 2 images m2 creates and clones. '

@@ -13,6 +13,8 @@ Data is streamed in ``[storage] chunk_size`` pieces both ways, never whole.
 
 import logging
 
+import tenacity
+
 from m2.common import exception
 from m2.conf import CONF
 from m2.drivers import base
@@ -131,13 +133,28 @@ class CephStorageDriver(base.StorageDriver):
                 raise exception.StorageSnapshotNotFound(name=name, snapshot=snapshot)
 
     def remove_image(self, name):
+        # Only watchers make RBD refuse with ImageBusy here (snapshots give
+        # StorageHasSnapshots). A live watcher is a real conflict, but the
+        # watch of a gateway that crashed lingers until the OSDs time it out,
+        # so keep trying for [ceph] busy_timeout before saying busy.
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_delay(CONF.ceph.busy_timeout),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=5),
+            retry=tenacity.retry_if_exception_type(exception.StorageImageBusy),
+            before_sleep=lambda state: LOG.info(
+                'RBD image %s/%s still has watchers (%s); retrying removal',
+                self.pool, name, state.outcome.exception()),
+            reraise=True)
         try:
-            with self._pool(name) as ioctx:
-                rbd.RBD().remove(ioctx, name)
+            retrying(self._remove_image, name)
         except exception.StorageImageNotFound:
             LOG.debug('RBD image %s already gone', name)
             return
         LOG.info('Removed RBD image %s/%s', self.pool, name)
+
+    def _remove_image(self, name):
+        with self._pool(name) as ioctx:
+            rbd.RBD().remove(ioctx, name)
 
     # -- snapshots -------------------------------------------------------
     def list_snapshots(self, name):

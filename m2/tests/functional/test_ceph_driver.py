@@ -153,22 +153,46 @@ class TestImages(CephTestCase):
         self.assertEqual(409, exc.code)
         self.assertTrue(self.driver.image_exists(name))
 
-    def test_remove_while_open_elsewhere_is_busy(self):
+    def open_elsewhere(self, name):
+        """Open ``name`` from another client, as tgtd serving a LUN does."""
         import rados
         import rbd
-        name = self.make_image('a')
-        # Another client (like tgtd serving a LUN) holds the image open.
         other = rados.Rados(conffile=self.cluster.conffile, rados_id=self.cluster.user,
                             conf={'keyring': self.cluster.keyring})
         other.connect(timeout=10)
         self.addCleanup(other.shutdown)
         ioctx = other.open_ioctx(self.cluster.pool)
         self.addCleanup(ioctx.close)
-        image = rbd.Image(ioctx, name)
+        return rbd.Image(ioctx, name)
+
+    def test_remove_while_open_elsewhere_is_busy(self):
+        name = self.make_image('a')
+        image = self.open_elsewhere(name)
+        self.config(group='ceph', busy_timeout=1)
+        start = time.monotonic()
         exc = self.assertRaises(exception.StorageImageBusy, self.driver.remove_image, name)
         self.assertEqual(409, exc.code)
+        self.assertGreaterEqual(time.monotonic() - start, 1)  # it kept trying first
         image.close()
         self.driver.remove_image(name)
+        self.assertFalse(self.driver.image_exists(name))
+
+    def test_remove_waits_for_a_watcher_to_go(self):
+        # As after an iSCSI gateway crash: the watch goes away by itself.
+        name = self.make_image('a')
+        image = self.open_elsewhere(name)
+        closing = []
+
+        def close():
+            closing.append(True)
+            image.close()
+
+        closer = threading.Timer(1.5, close)
+        self.addCleanup(closer.cancel)
+        closer.start()
+        self.config(group='ceph', busy_timeout=60)
+        self.driver.remove_image(name)
+        self.assertEqual([True], closing, 'removed while the watcher was still there')
         self.assertFalse(self.driver.image_exists(name))
 
     def test_backing_store(self):

@@ -300,11 +300,17 @@ class TestCephStorage(TgtApiTest):
         self.assertNotIn(n2['disk'], self.cluster.rbd('ls').decode().split())
         self.assertTrue(self.disk_bytes(gold) == gold_before[0])
 
-        # tgtd restarted: the audit restores rbd-backed targets too. (n1 is
-        # left for cleanup: the killed tgtd's watch on its clone lingers for
-        # Ceph's ~30 s watch timeout, and removing it before is refused.)
+        # tgtd restarted: the audit restores rbd-backed targets too.
         self.restart_tgtd_empty()
         report = self.api('POST', '/v1/audit', {'fix': True}, expect=200)
         self.assertTrue(report['clean'], report)
         self.assertEqual([n1['target']['iqn']], sorted(self.targets()))
         self.assert_lun_is_disk(n1)
+
+        # Deprovisioned right after the crash: the killed tgtd's watch on the
+        # clone lingers until Ceph times it out (~30 s); removal waits for it.
+        self.api('DELETE', '/v1/nodes/%s' % n1['name'], expect=202)
+        self.server.wait_for('/v1/nodes/%s' % n1['name'], gone=True, timeout=120)
+        self.assertEqual({}, self.targets())
+        self.assertNotIn(n1['disk'], self.cluster.rbd('ls').decode().split())
+        self.assert_audit_clean()
