@@ -24,8 +24,10 @@ import fixtures
 import requests
 import testtools
 import yaml
+from keystoneauth1 import session as ks_session
 
 from m2.tests.functional import base
+from m2.tests.functional import server as server_mod
 from m2.tests.functional.components import keystone as ks_mod
 
 BIN = os.path.dirname(sys.executable)
@@ -422,6 +424,27 @@ class KeystoneTest(testtools.TestCase):
         status, parsed, _ = caller.call('GET', '/v1/images')
         self.assertEqual(401, status, parsed)
         self._assert_401_everywhere(token)
+
+    def test_revoked_token_is_401(self):
+        # With validations cached ([keystone_authtoken] token_cache_time), a
+        # revoked token is refused once its cache entry expires; with the
+        # cache off, at once. Each needs a token nobody validated before.
+        server = self.useFixture(server_mod.ServerFixture(conf={
+            'api': {'auth_strategy': 'keystone'},
+            'keystone_authtoken': dict(self.ks.authtoken_conf(), token_cache_time='-1')}))
+        token = ks_session.Session(auth=self.ks.auth('p1-member')).get_token()
+
+        def images():
+            return requests.get(server.url + '/v1/images', headers={'X-Auth-Token': token},
+                                timeout=60)
+
+        self.assertEqual(200, images().status_code)
+        revoked = requests.delete(self.ks.url + '/auth/tokens', timeout=60, headers={
+            'X-Auth-Token': self.ks.token('admin'), 'X-Subject-Token': token})
+        self.assertEqual(204, revoked.status_code, revoked.text)
+        response = images()
+        self.assertEqual(401, response.status_code, response.text)
+        self.assertEqual(401, response.json()['error']['code'])
 
     # The CLI
 
