@@ -1,5 +1,6 @@
 """Service start-up: bad driver choices and an unmigrated schema stop it clearly."""
 
+import json
 import os
 import subprocess
 
@@ -46,3 +47,42 @@ class TestServiceStart(testtools.TestCase):
         self.assertIn('m2.drivers.storage', result.stderr)
         self.assertIn('file', result.stderr)
         self.assertNotIn('Traceback', result.stderr)
+
+    def status_check(self):
+        """Run ``m2-status upgrade check``; return (exit code, {check: (code, details)})."""
+        result = self.run_cmd('m2-status', 'upgrade', 'check', '--json')
+        self.assertNotIn('Traceback', result.stderr)
+        report = json.loads(result.stdout)
+        return result.returncode, {c['check']: (c['result'], c['details'])
+                                   for c in report['checks']}
+
+    def test_status_check_passes_on_a_ready_deployment(self):
+        self.write()
+        self.run_cmd('m2-dbsync', 'upgrade')
+        rc, checks = self.status_check()
+        self.assertEqual(0, rc, checks)
+        self.assertEqual((0, 'The database is at revision 0001_initial.'),
+                         checks['Database schema'])
+        self.assertEqual((0, 'Loaded storage=file, iscsi=fake, isolator=fake, boot=ipxe.'),
+                         checks['Configured drivers'])
+
+    def test_status_check_fails_on_unmigrated_schema_and_unknown_driver(self):
+        self.write('[drivers]\nisolator = no-such-isolator\n')
+        rc, checks = self.status_check()
+        self.assertEqual(2, rc, checks)
+        code, details = checks['Database schema']
+        self.assertEqual(2, code)
+        self.assertIn('run "m2-dbsync upgrade"', details)
+        code, details = checks['Configured drivers']
+        self.assertEqual(2, code)
+        self.assertIn("No isolator driver named 'no-such-isolator' in namespace "
+                      "m2.drivers.isolator; installed: fake, faulty, hil", details)
+
+    def test_status_check_warns_of_noauth_beyond_loopback(self):
+        self.write('[api]\nhost_ip = 0.0.0.0\n')
+        self.run_cmd('m2-dbsync', 'upgrade')
+        rc, checks = self.status_check()
+        self.assertEqual(1, rc, checks)
+        code, details = checks['Unauthenticated API']
+        self.assertEqual(1, code)
+        self.assertIn('anyone who reaches that address is an admin', details)
