@@ -32,11 +32,13 @@ class ConductorManager:
         self.db = db_api.get_instance()
         self.drivers = factory.load_all()
         self.runner = runner_mod.OperationRunner(self.db, self.drivers, self.host)
+        self._stopping = threading.Event()
 
     # Life cycle
 
     def start(self):
-        """Recover what a crash interrupted, then restore missing targets."""
+        """Register, recover what a crash interrupted, restore missing targets."""
+        self.db.register_conductor(self.host)
         if CONF.conductor.recover_on_start:
             self.runner.recover()
             self.runner.retry_rollbacks()
@@ -46,27 +48,45 @@ class ConductorManager:
             LOG.warning('Could not restore iSCSI targets at start: %s', exc)
 
     def start_periodic_tasks(self):
-        """Every [conductor] sync_interval seconds: finish failed rollbacks and
-        restore lost iSCSI targets."""
-        interval = CONF.conductor.sync_interval
-        if interval <= 0:
-            return
-        self._stopping = threading.Event()
+        """Start the background loops.
 
+        Every [conductor] heartbeat_interval seconds: record this conductor's
+        heartbeat and take over the work of dead ones. Every [conductor]
+        sync_interval seconds (unless 0): finish failed rollbacks and restore
+        lost iSCSI targets.
+        """
+        self._every(CONF.conductor.heartbeat_interval, 'm2-heartbeat', self.heartbeat)
+        if CONF.conductor.sync_interval > 0:
+            self._every(CONF.conductor.sync_interval, 'm2-periodic',
+                        self.runner.retry_rollbacks, self.sync_targets)
+
+    def _every(self, interval, name, *tasks):
         def loop():
             while not self._stopping.wait(interval):
-                for task in (self.runner.retry_rollbacks, self.sync_targets):
+                for task in tasks:
                     try:
                         task()
                     except Exception:
                         LOG.exception('Periodic %s failed', task.__name__)
 
-        threading.Thread(target=loop, name='m2-periodic', daemon=True).start()
+        threading.Thread(target=loop, name=name, daemon=True).start()
+
+    def heartbeat(self):
+        """Say this conductor is alive; roll back what dead conductors left."""
+        if not self.db.heartbeat_conductor(self.host):
+            self.db.register_conductor(self.host)
+        dead = self.db.list_dead_conductors(CONF.conductor.heartbeat_timeout)
+        if dead:
+            self.runner.take_over(dead)
 
     def stop(self, wait=True):
-        if getattr(self, '_stopping', None) is not None:
-            self._stopping.set()
+        self._stopping.set()
         self.runner.stop(wait=wait)
+        if wait:  # nothing of ours is left running: no one need take over
+            try:
+                self.db.unregister_conductor(self.host)
+            except Exception:
+                LOG.exception('Could not mark conductor %s offline', self.host)
 
     def wait_idle(self, timeout=None):
         """Wait for running operations (tests, graceful stop)."""

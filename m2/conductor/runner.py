@@ -103,24 +103,35 @@ class OperationRunner:
         getattr(self, '_finish_%s_%s' % (kind, row.task))(row, error, pending)
 
     def recover(self):
-        """Roll back every operation this host was running when it died.
+        """Roll back every operation this host was running when it died."""
+        self._recover_host(self.host, 'interrupted by a conductor restart')
 
-        Images first: a node snapshot's workflow lives on the new image and
-        releases the node when it is rolled back.
-        """
+    def take_over(self, dead_hosts):
+        """Roll back what conductors that stopped heartbeating were running."""
+        for host in dead_hosts:
+            if host != self.host:
+                self._recover_host(host, 'interrupted: conductor %s stopped' % host)
+
+    def _recover_host(self, host, why):
+        # Images first: a node snapshot's workflow lives on the new image and
+        # releases the node when it is rolled back.
         for kind in ('image', 'node'):
-            for row in self.db.list_reserved(kind, self.host):
-                self._recover_row(kind, row)
+            for row in self.db.list_reserved(kind, host):
+                if host != self.host:
+                    row = self.db.take_over(kind, row.id, host, self.host)
+                    if row is None:  # another conductor took it, or it finished
+                        continue
+                self._recover_row(kind, row, why)
 
-    def _recover_row(self, kind, row):
+    def _recover_row(self, kind, row, why):
         if row.task == 'move' or (kind == 'node' and row.task == 'snapshot'):
             # Nothing outside the database to undo.
             self.db.release(kind, row.id, {'provision_state': states.ACTIVE}
                             if kind == 'node' else {})
             return
-        LOG.warning('Rolling back %s of %s %s interrupted by a restart (steps done: %s)',
-                    row.task, kind, row.name, row.task_steps)
-        self._roll_back(kind, row, 'interrupted by a conductor restart')
+        LOG.warning('Rolling back %s of %s %s, %s (steps done: %s)',
+                    row.task, kind, row.name, why, row.task_steps)
+        self._roll_back(kind, row, why)
 
     def _roll_back(self, kind, row, why):
         """Undo ``row``'s journal; keep what could not be undone for later."""

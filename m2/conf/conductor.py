@@ -16,6 +16,14 @@ opts = [
     cfg.BoolOpt('recover_on_start', default=True,
                 help='At start, roll back or finish the operations a crash of '
                      'this conductor interrupted.'),
+    cfg.IntOpt('heartbeat_interval', default=10, min=1,
+               help='Seconds between the heartbeats a conductor records in the '
+                    'database, each followed by a look for dead conductors.'),
+    cfg.IntOpt('heartbeat_timeout', default=60, min=2,
+               help='A conductor whose last heartbeat is older than this is dead: '
+                    'another conductor takes over the operations it was running '
+                    'and rolls them back. Keep it several heartbeat intervals, and '
+                    'longer than any pause a healthy conductor may have.'),
     cfg.IntOpt('sync_interval', default=60, min=0,
                help='Seconds between the periodic checks that restore iSCSI '
                     'targets the database says should exist. 0 disables them.'),

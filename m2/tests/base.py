@@ -17,6 +17,26 @@ def free_port():
         return sock.getsockname()[1]
 
 
+class Database(fixtures.Fixture):
+    """A migrated SQLite database in ``state_path`` behind m2's enginefacade."""
+
+    def __init__(self, state_path):
+        super().__init__()
+        self.state_path = state_path
+
+    def _setUp(self):
+        from oslo_db.sqlalchemy import enginefacade, engines
+
+        from m2.db import migration
+        from m2.db.sqlalchemy import api as sqlalchemy_api
+        self.engine = engines.create_engine('sqlite:///%s/m2.sqlite' % self.state_path,
+                                            sqlite_fk=True)
+        self.addCleanup(self.engine.dispose)
+        migration.upgrade(engine=self.engine)
+        sqlalchemy_api._configure()
+        self.addCleanup(enginefacade._context_manager.patch_engine(self.engine))
+
+
 class TestCase(testtools.TestCase):
     """Every test gets CONF reset, ``self.state_path`` and ``self.config()``."""
 

@@ -1,5 +1,6 @@
 """The SQLAlchemy implementation of ``m2.db.api`` on oslo.db's enginefacade."""
 
+import datetime
 import logging
 import threading
 
@@ -325,6 +326,63 @@ class Connection:
     def list_reserved(self, kind, host):
         with _reader() as session:
             return session.query(_MODELS[kind]).filter_by(reservation=host).all()
+
+    def take_over(self, kind, row_id, from_host, to_host):
+        """Move the row's lock from a dead ``from_host`` to ``to_host``.
+
+        Conditional, so of several live conductors one wins; return the row
+        or None if someone else took it (or it was released meanwhile).
+        """
+        model = _MODELS[kind]
+        with _writer() as session:
+            result = session.execute(
+                update(model).where(model.id == row_id, model.reservation == from_host)
+                .values(reservation=to_host).execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                return None
+            return self._reload(session, kind, row_id)
+
+    # Conductors
+
+    def register_conductor(self, host):
+        """Mark ``host`` online with a fresh heartbeat (insert or update)."""
+        if self.heartbeat_conductor(host):
+            return
+        try:
+            with _writer() as session:
+                session.add(models.Conductor(hostname=host, online=True,
+                                             heartbeat_at=timeutils.utcnow()))
+        except db_exc.DBDuplicateEntry:  # registered by a racing start
+            self.heartbeat_conductor(host)
+
+    def heartbeat_conductor(self, host):
+        """Record that ``host`` is alive; False if it never registered."""
+        model = models.Conductor
+        with _writer() as session:
+            result = session.execute(
+                update(model).where(model.hostname == host)
+                .values(online=True, heartbeat_at=timeutils.utcnow())
+                .execution_options(synchronize_session=False))
+            return result.rowcount == 1
+
+    def unregister_conductor(self, host):
+        """Mark ``host`` offline (a clean stop, nothing left running)."""
+        model = models.Conductor
+        with _writer() as session:
+            session.execute(update(model).where(model.hostname == host).values(online=False)
+                            .execution_options(synchronize_session=False))
+
+    def list_conductors(self):
+        with _reader() as session:
+            return session.query(models.Conductor).order_by(models.Conductor.hostname).all()
+
+    def list_dead_conductors(self, timeout):
+        """Hosts offline, or silent for more than ``timeout`` seconds."""
+        model = models.Conductor
+        limit = timeutils.utcnow() - datetime.timedelta(seconds=timeout)
+        with _reader() as session:
+            return [row.hostname for row in session.query(model).filter(
+                or_(model.online.is_(False), model.heartbeat_at < limit))]
 
     # Helpers
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: projects, images, nodes.
+"""SQLAlchemy models: projects, images, nodes and the conductors serving them.
 
 The schema only ever changes through the Alembic migrations next to this
 module; ``m2.tests.unit.db.test_migrations`` keeps the two in agreement.
@@ -132,3 +132,23 @@ class Node(TimestampMixin, TaskMixin, Base):
 
     project = orm.relationship(Project, lazy='joined', innerjoin=True)
     image = orm.relationship(Image, lazy='joined')
+
+
+class Conductor(Base):
+    """A conductor process, by ``[DEFAULT] host``, and when it last heartbeat.
+
+    Rows it reserved are taken over by another conductor once it has been
+    silent for ``[conductor] heartbeat_timeout`` seconds.
+    """
+
+    __tablename__ = 'conductors'
+    __table_args__ = (
+        UniqueConstraint('hostname', name='uniq_conductors0hostname'),
+        {'sqlite_autoincrement': True},
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    hostname = Column(String(255), nullable=False)
+    online = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=timeutils.utcnow)
+    heartbeat_at = Column(DateTime, nullable=False, default=timeutils.utcnow)

@@ -182,6 +182,8 @@ class TestCrashRecovery(base.FunctionalTest):
 
     private_server = True
     server_conf = FAULTY
+    #: The last_error of an operation rolled back after the crash.
+    interrupted = 'interrupted by a conductor restart'
 
     def _wait_steps(self, path, count, timeout=30):
         deadline = time.monotonic() + timeout
@@ -209,7 +211,7 @@ class TestCrashRecovery(base.FunctionalTest):
         self._crash_and_restart()
         node = self.server.wait_stable('nodes', 'crashme')
         self.assertEqual('error', node['provision_state'])
-        self.assertIn('interrupted by a conductor restart', node['last_error'])
+        self.assertIn(self.interrupted, node['last_error'])
         self.assertNotIn(node['disk'], self.storage_names())
         self.assert_audit_clean()
         # And the node provisions fine afterwards.
@@ -232,6 +234,22 @@ class TestCrashRecovery(base.FunctionalTest):
         self.assertEqual('active', self.api('GET', '/v1/nodes/snapcrash',
                                             expect=200)['provision_state'])
         self.assert_audit_clean()
+
+
+class TestTakeover(TestCrashRecovery):
+    """A conductor that dies for good: another host rolls back its work."""
+
+    server_conf = dict(FAULTY, conductor={'heartbeat_interval': '1',
+                                          'heartbeat_timeout': '3'})
+    interrupted = 'interrupted: conductor test-conductor stopped'
+
+    def _crash_and_restart(self):
+        # The same database and storage, served by a conductor of another
+        # name: the dead one's rows are not its own to recover at start.
+        self.server.kill()
+        faulty.write_faults(self.server.state_path, [])
+        self.server.write_conf({'DEFAULT': {'host': 'other-conductor'}})
+        self.server.start()
 
 
 class TestPendingRollback(base.FunctionalTest):

@@ -30,7 +30,7 @@ class TestServiceStart(testtools.TestCase):
         self.assertIn('empty', self.run_cmd('m2-dbsync', 'version').stdout)
         result = self.run_cmd('m2-dbsync', 'upgrade')
         self.assertEqual(0, result.returncode, result.stderr)
-        self.assertIn('0001_initial', self.run_cmd('m2-dbsync', 'version').stdout)
+        self.assertIn('0002_conductors', self.run_cmd('m2-dbsync', 'version').stdout)
 
     def test_unmigrated_database_refuses_to_start(self):
         self.write()
@@ -61,7 +61,7 @@ class TestServiceStart(testtools.TestCase):
         self.run_cmd('m2-dbsync', 'upgrade')
         rc, checks = self.status_check()
         self.assertEqual(0, rc, checks)
-        self.assertEqual((0, 'The database is at revision 0001_initial.'),
+        self.assertEqual((0, 'The database is at revision 0002_conductors.'),
                          checks['Database schema'])
         self.assertEqual((0, 'Loaded storage=file, iscsi=fake, isolator=fake, boot=ipxe.'),
                          checks['Configured drivers'])

@@ -13,12 +13,10 @@ import threading
 from wsgiref import simple_server
 
 import fixtures
-from oslo_db.sqlalchemy import enginefacade, engines
 
 from m2.api import app as api_app
 from m2.conductor import manager as conductor_manager
-from m2.db import migration
-from m2.db.sqlalchemy import api as sqlalchemy_api
+from m2.tests import base
 
 # Server-side loggers: their records would otherwise reach the console
 # handler the CLI app puts on the root logger and mix with what it prints.
@@ -51,12 +49,7 @@ class APIServer(fixtures.Fixture):
             logger.addHandler(handler)
             self.addCleanup(logger.removeHandler, handler)
 
-        engine = engines.create_engine('sqlite:///%s/m2.sqlite' % self.state_path,
-                                       sqlite_fk=True)
-        self.addCleanup(engine.dispose)
-        migration.upgrade(engine=engine)
-        sqlalchemy_api._configure()
-        self.addCleanup(enginefacade._context_manager.patch_engine(engine))
+        self.useFixture(base.Database(self.state_path))
 
         self.manager = conductor_manager.ConductorManager(host='cli-test')
         self.manager.start()
