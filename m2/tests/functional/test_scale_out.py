@@ -16,19 +16,29 @@ def _rabbit_listening():
         return False
 
 
-class TestScaleOut(base.FunctionalTest):
-    private_server = True
-    services = ('m2-conductor', 'm2-api')
-    server_conf = {
-        'DEFAULT': {'transport_url': 'rabbit://guest:guest@%s:%d/' % RABBIT},
+def messaging_conf(**defaults):
+    """Server config for m2-api and m2-conductor apart, on a topic of their own."""
+    return {
+        'DEFAULT': dict({'transport_url': 'rabbit://guest:guest@%s:%d/' % RABBIT}, **defaults),
         'conductor': {'transport': 'messaging', 'topic': 'm2-test-%s' % uuid.uuid4().hex[:8]},
     }
+
+
+class RabbitTest(base.FunctionalTest):
+    """A private server using the RabbitMQ on loopback (skips loudly without it)."""
+
+    private_server = True
 
     def setUp(self):
         if not _rabbit_listening():
             self.skipTest('NO RABBITMQ on %s:%d: the oslo.messaging transport is untested '
                           '(start rabbitmq-server)' % RABBIT)
         super().setUp()
+
+
+class TestScaleOut(RabbitTest):
+    services = ('m2-conductor', 'm2-api')
+    server_conf = messaging_conf()
 
     def test_operations_and_errors_cross_the_bus(self):
         project = self.make_project()
@@ -48,22 +58,11 @@ class TestScaleOut(base.FunctionalTest):
         self.assert_audit_clean()
 
 
-class TestNoConductor(base.FunctionalTest):
+class TestNoConductor(RabbitTest):
     """m2-api with nobody consuming its topic answers 503, not 500 or a hang."""
 
-    private_server = True
     services = ('m2-api',)
-    server_conf = {
-        'DEFAULT': {'transport_url': 'rabbit://guest:guest@%s:%d/' % RABBIT,
-                    'rpc_response_timeout': '2'},
-        'conductor': {'transport': 'messaging', 'topic': 'm2-test-%s' % uuid.uuid4().hex[:8]},
-    }
-
-    def setUp(self):
-        if not _rabbit_listening():
-            self.skipTest('NO RABBITMQ on %s:%d: the oslo.messaging transport is untested '
-                          '(start rabbitmq-server)' % RABBIT)
-        super().setUp()
+    server_conf = messaging_conf(rpc_response_timeout='2')
 
     def test_call_without_a_conductor_is_503(self):
         body = self.api('GET', '/v1/projects', expect=503)
