@@ -11,7 +11,7 @@ with the API client OSC builds from its authenticated session: the same
 import logging
 import os
 
-from m2.cli import audit, image, node, project, snapshot, target
+from m2.cli import audit, conductor, image, node, project, snapshot, target
 from m2.cli import client as m2_client
 
 LOG = logging.getLogger(__name__)
@@ -103,4 +103,5 @@ ListProject = _osc(project.ListProject)
 ShowProject = _osc(project.ShowProject)
 DeleteProject = _osc(project.DeleteProject)
 ListTarget = _osc(target.ListTarget)
+ListConductor = _osc(conductor.ListConductor)
 RunAudit = _osc(audit.RunAudit)

@@ -4,7 +4,7 @@ Three Keystone roles matter, each held on a Keystone project:
 
 * ``admin`` — an operator: every rule passes, and the conductor lets an
   admin reach every project (``all_projects`` listings, projects, iSCSI
-  targets, the audit);
+  targets, conductors, the audit);
 * ``member`` — may read and change the images and nodes of its own project;
 * ``reader`` — may only read them.
 
@@ -105,6 +105,9 @@ admin_rules = [
     _rule('m2:target:list', 'rule:admin_api',
           'List the iSCSI targets of the gateway.',
           [('GET', '/v1/targets')]),
+    _rule('m2:conductor:list', 'rule:admin_api',
+          'List the conductors, their heartbeats and whether they are alive.',
+          [('GET', '/v1/conductors')]),
     _rule('m2:audit', 'rule:admin_api',
           'Compare the database with the backends, and repair (fix=true).',
           [('GET', '/v1/audit'), ('POST', '/v1/audit')]),

@@ -454,6 +454,12 @@ class ConductorManager:
                                project=node.project.name if node else None))
         return result
 
+    def list_conductors(self, context):
+        """Every conductor that ever registered, and whether it is alive."""
+        dead = set(self.db.list_dead_conductors(CONF.conductor.heartbeat_timeout))
+        return [views.conductor(row, alive=row.hostname not in dead)
+                for row in self.db.list_conductors()]
+
     def audit(self, context, fix=False):
         if fix:
             self.runner.retry_rollbacks()

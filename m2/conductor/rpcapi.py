@@ -107,5 +107,8 @@ class ConductorAPI:
     def list_targets(self, context):
         return self._call(context, 'list_targets')
 
+    def list_conductors(self, context):
+        return self._call(context, 'list_conductors')
+
     def audit(self, context, fix=False):
         return self._call(context, 'audit', fix=fix)

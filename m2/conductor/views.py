@@ -53,3 +53,9 @@ def node(row):
             'initiator_iqn': row.initiator_iqn, 'target': target,
             'chap': bool(row.chap_username),
             'created_at': _time(row.created_at), 'updated_at': _time(row.updated_at)}
+
+
+def conductor(row, alive):
+    """``alive``: online and heartbeating within [conductor] heartbeat_timeout."""
+    return {'hostname': row.hostname, 'alive': alive, 'online': row.online,
+            'heartbeat_at': _time(row.heartbeat_at), 'created_at': _time(row.created_at)}

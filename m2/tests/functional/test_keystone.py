@@ -190,6 +190,8 @@ CASES = [
             'POST', '/v1/projects', {'name': base.unique('gone')}, 201)['name']),
      _both(_admin_only(204))),
     ('target list', lambda w, p: _route('GET', '/v1/targets'), _both(_admin_only(200))),
+    ('conductor list', lambda w, p: _route('GET', '/v1/conductors'),
+     _both(_admin_only(200))),
     ('audit', lambda w, p: _route('GET', '/v1/audit'), _both(_admin_only(200))),
     ('audit run', lambda w, p: _route('POST', '/v1/audit', {'fix': False}),
      _both(_admin_only(200))),

@@ -166,6 +166,8 @@ class TestOpenAPI(base.FunctionalTest):
             f.write('0 %s 10.1.2.3 n1 *\n' % node['mac'])
         c('GET', '/v1/nodes/n1/ip', expect=200)
         c('GET', '/v1/targets', expect=200)
+        c('GET', '/v1/conductors', expect=200)
+        c('DELETE', '/v1/conductors', expect=405)
         c('GET', '/v1/audit', expect=200)
         c('POST', '/v1/audit', {'fix': 'yes'}, expect=400)
         c('POST', '/v1/audit', {'fix': True}, expect=200)

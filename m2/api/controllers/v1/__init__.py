@@ -1,8 +1,8 @@
-"""``/v1``: images, nodes, projects, targets and the audit."""
+"""``/v1``: images, nodes, projects, targets, conductors and the audit."""
 
 import pecan
 
-from m2.api.controllers.v1 import audit, images, nodes, projects, targets
+from m2.api.controllers.v1 import audit, conductors, images, nodes, projects, targets
 
 
 class V1Controller:
@@ -10,6 +10,7 @@ class V1Controller:
     nodes = nodes.NodesController()
     projects = projects.ProjectsController()
     targets = targets.TargetsController()
+    conductors = conductors.ConductorsController()
     audit = audit.AuditController()
 
     @pecan.expose('json')
@@ -18,4 +19,5 @@ class V1Controller:
         return {'id': 'v1', 'status': 'CURRENT',
                 'links': [{'rel': 'self', 'href': base}],
                 'resources': {name: base + name for name in
-                              ('images', 'nodes', 'projects', 'targets', 'audit')}}
+                              ('images', 'nodes', 'projects', 'targets', 'conductors',
+                               'audit')}}

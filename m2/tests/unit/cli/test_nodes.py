@@ -1,4 +1,5 @@
-"""``m2 node``, ``m2 snapshot``, ``m2 target list`` and ``m2 audit``, live."""
+"""``m2 node``, ``m2 snapshot``, ``m2 target list``, ``m2 conductor list`` and
+``m2 audit``, live."""
 
 import fixtures
 
@@ -122,6 +123,14 @@ class TestNodes(base.CLITestCase):
         self.assertEqual((node['target']['iqn'], 'n1', 'p1'),
                          (targets[0]['IQN'], targets[0]['Node'], targets[0]['Project']))
         self.assertEqual([node['initiator_iqn']], targets[0]['Initiators'])
+
+    def test_conductor_list(self):
+        self.api.manager.db.register_conductor('gone')
+        self.api.manager.db.unregister_conductor('gone')
+        listed = self.ok('conductor', 'list', '-f', 'json').json()
+        self.assertEqual([('cli-test', True, True), ('gone', False, False)],
+                         [(c['Hostname'], c['Alive'], c['Online']) for c in listed])
+        self.assertTrue(listed[0]['Last heartbeat'].endswith('Z'))
 
     def test_audit_clean_then_orphan_then_fix(self):
         self.provision('n1')
