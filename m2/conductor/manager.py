@@ -51,11 +51,14 @@ class ConductorManager:
         """Start the background loops.
 
         Every [conductor] heartbeat_interval seconds: record this conductor's
-        heartbeat and take over the work of dead ones. Every [conductor]
+        heartbeat, and take over the work of dead ones. Every [conductor]
         sync_interval seconds (unless 0): finish failed rollbacks and restore
         lost iSCSI targets.
         """
+        # Two threads: a takeover's rollback may take long, and must not
+        # delay this conductor's own heartbeat until others take it over.
         self._every(CONF.conductor.heartbeat_interval, 'm2-heartbeat', self.heartbeat)
+        self._every(CONF.conductor.heartbeat_interval, 'm2-takeover', self.take_over_dead)
         if CONF.conductor.sync_interval > 0:
             self._every(CONF.conductor.sync_interval, 'm2-periodic',
                         self.runner.retry_rollbacks, self.sync_targets)
@@ -72,9 +75,12 @@ class ConductorManager:
         threading.Thread(target=loop, name=name, daemon=True).start()
 
     def heartbeat(self):
-        """Say this conductor is alive; roll back what dead conductors left."""
+        """Record that this conductor is alive."""
         if not self.db.heartbeat_conductor(self.host):
             self.db.register_conductor(self.host)
+
+    def take_over_dead(self):
+        """Roll back what conductors that are no longer alive left running."""
         dead = self.db.list_dead_conductors(CONF.conductor.heartbeat_timeout)
         if dead:
             self.runner.take_over(dead)

@@ -15,8 +15,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
 ADMIN_ONLY = ('m2:project:list', 'm2:project:get', 'm2:project:create', 'm2:project:delete',
-              'm2:image:all_projects', 'm2:node:all_projects', 'm2:target:list', 'm2:conductor:list',
-              'm2:audit')
+              'm2:image:all_projects', 'm2:node:all_projects', 'm2:target:list',
+              'm2:conductor:list', 'm2:audit')
 WRITES = ('m2:image:create', 'm2:image:update', 'm2:image:delete', 'm2:node:provision',
           'm2:node:deprovision', 'm2:node:snapshot')
 READS = ('m2:image:get', 'm2:image:download', 'm2:node:get')

@@ -76,10 +76,10 @@ class TestManagerTakeover(ConductorTestCase):
     def test_dead_conductors_operation_is_rolled_back(self):
         self.db.register_conductor('dead')
         node = self.reserved_node('dead')
-        self.manager.heartbeat()
+        self.manager.take_over_dead()
         self.assertEqual('dead', self.db.get_node(node.id).reservation, 'taken too early')
         self.age('dead', 61)
-        self.manager.heartbeat()
+        self.manager.take_over_dead()
         node = self.db.get_node(node.id)
         self.assertIsNone(node.reservation)
         self.assertIsNone(node.task)
@@ -90,7 +90,7 @@ class TestManagerTakeover(ConductorTestCase):
         self.db.register_conductor('other')
         node = self.reserved_node('other')
         self.age('other', 30)
-        self.manager.heartbeat()
+        self.manager.take_over_dead()
         self.assertEqual('other', self.db.get_node(node.id).reservation)
 
     def test_clean_stop_marks_the_conductor_offline(self):
