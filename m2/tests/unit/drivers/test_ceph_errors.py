@@ -179,9 +179,21 @@ class CephErrorMappingTest(base.TestCase):
         self.driver.remove_image('img')  # already gone: success
         remove.side_effect = self.rbd.ImageHasSnapshots()
         self.assertRaises(exception.StorageHasSnapshots, self.driver.remove_image, 'img')
+        self.config(group='ceph', busy_timeout=0)
+        remove.reset_mock()
         remove.side_effect = self.rbd.ImageBusy('image still has watchers')
         exc = self.assertRaises(exception.StorageImageBusy, self.driver.remove_image, 'img')
         self.assertIn('watchers', str(exc))
+        self.assertEqual(1, remove.call_count)  # busy_timeout 0: no retry
+
+    def test_remove_retries_while_busy(self):
+        # A crashed gateway's watch goes away by itself after a while.
+        self.config(group='ceph', busy_timeout=30)
+        remove = self.rbd.RBD.return_value.remove
+        remove.side_effect = [self.rbd.ImageBusy('watchers'), self.rbd.ImageBusy('watchers'),
+                              None]
+        self.driver.remove_image('img')
+        self.assertEqual(3, remove.call_count)
 
     def test_remove_snapshot_protected_is_snapshot_protected(self):
         image = self.images['img'] = FakeImage({'s': False},
