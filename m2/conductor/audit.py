@@ -139,13 +139,16 @@ class Auditor:
             for key in ('storage', 'snapshots', 'targets', 'boot_files', 'rollbacks_pending'):
                 report[key] = after[key]
 
-    def restore_targets(self):
-        """Re-create every active node's missing target; return the IQNs."""
+    def restore_targets(self, owned=None):
+        """Re-create every active node's missing target; return the IQNs.
+
+        ``owned(node)``, when given, limits that to the nodes it accepts.
+        """
         expected, _ = self._expected()
         present = {t['iqn'] for t in self.iscsi.list_targets()}
         restored = []
         for iqn, node in expected['targets'].items():
-            if iqn in present:
+            if iqn in present or (owned is not None and not owned(node)):
                 continue
             try:
                 steps_mod.export_disk(self.storage, self.iscsi, node)

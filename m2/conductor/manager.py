@@ -16,7 +16,7 @@ import uuid
 
 from m2.common import exception, states, utils
 from m2.conductor import audit as audit_mod
-from m2.conductor import naming, views
+from m2.conductor import hash_ring, naming, views
 from m2.conductor import runner as runner_mod
 from m2.conf import CONF
 from m2.db import api as db_api
@@ -33,6 +33,7 @@ class ConductorManager:
         self.drivers = factory.load_all()
         self.runner = runner_mod.OperationRunner(self.db, self.drivers, self.host)
         self._stopping = threading.Event()
+        self.ring = hash_ring.HashRing(self.db)
 
     # Life cycle
 
@@ -472,8 +473,10 @@ class ConductorManager:
         return audit_mod.Auditor(self.db, self.drivers).run(fix=fix)
 
     def sync_targets(self):
-        """Re-create the targets of active nodes the target daemon lost."""
-        return audit_mod.Auditor(self.db, self.drivers).restore_targets()
+        """Re-create the targets, lost by the target daemon, of the active
+        nodes this conductor owns on the hash ring."""
+        return audit_mod.Auditor(self.db, self.drivers).restore_targets(
+            owned=lambda node: self.ring.owns(self.host, node.name))
 
 def _looks_like_uuid(value):
     try:

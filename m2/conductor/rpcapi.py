@@ -18,23 +18,37 @@ class ConductorAPI:
     def __init__(self, manager=None):
         self._manager = manager
         self._client = None
+        self._ring = None
         if CONF.conductor.transport == 'messaging':
             from m2.common import rpc
+            from m2.conductor import hash_ring
+            from m2.db import api as db_api
             self._client = rpc.get_client(RPC_API_VERSION)
+            self._ring = hash_ring.HashRing(db_api.get_instance())
         elif manager is None:
             raise ValueError('the local transport needs the conductor manager')
 
-    def _call(self, context, method, **kwargs):
+    def _call(self, context, method, node=None, **kwargs):
+        """Call ``method``; over messaging, a ``node``'s owner by the hash ring."""
         if self._client is None:
+            if node is not None:
+                kwargs['name'] = node
             return getattr(self._manager, method)(context, **kwargs)
         import oslo_messaging as messaging
+        server = None
+        if node is not None:
+            kwargs['name'] = node
+            server = self._ring.owner(node)
         try:
-            return self._client.prepare().call(context, method, **kwargs)
+            return self._client.prepare(server=server).call(context, method, **kwargs)
         except messaging.MessagingTimeout:
-            # No conductor consumed the call (none running, or the broker is
-            # down): the service is unavailable, not broken.
+            # No conductor consumed the call (none running, the owner just
+            # died, or the broker is down): unavailable, not broken.
+            if server is not None:
+                self._ring.reset()
             raise exception.BackendUnavailable(
-                backend='m2-conductor (topic %s)' % CONF.conductor.topic,
+                backend='m2-conductor%s (topic %s)' % (' ' + server if server else '',
+                                                       CONF.conductor.topic),
                 reason='no conductor answered within %s s' % CONF.rpc_response_timeout)
 
     def create_project(self, context, name, keystone_project_id=None, isolator_project=None,
@@ -94,14 +108,14 @@ class ConductorAPI:
         return self._call(context, 'node_ip', name=name)
 
     def provision_node(self, context, name, project, image, nic, mac=None):
-        return self._call(context, 'provision_node', name=name, project=project,
+        return self._call(context, 'provision_node', node=name, project=project,
                           image=image, nic=nic, mac=mac)
 
     def deprovision_node(self, context, name):
-        return self._call(context, 'deprovision_node', name=name)
+        return self._call(context, 'deprovision_node', node=name)
 
     def snapshot_node(self, context, name, snapshot_name, public=False):
-        return self._call(context, 'snapshot_node', name=name, snapshot_name=snapshot_name,
+        return self._call(context, 'snapshot_node', node=name, snapshot_name=snapshot_name,
                           public=public)
 
     def list_targets(self, context):

@@ -24,6 +24,14 @@ opts = [
                     'another conductor takes over the operations it was running '
                     'and rolls them back. Keep it several heartbeat intervals, and '
                     'longer than any pause a healthy conductor may have.'),
+    cfg.IntOpt('hash_ring_reset_interval', default=15, min=0,
+               help='Seconds a hash ring of live conductors is reused before it '
+                    'is rebuilt from the database. The ring decides which '
+                    'conductor handles each node (messaging transport) and '
+                    'restores its targets.'),
+    cfg.IntOpt('hash_partition_exponent', default=5, min=1, max=16,
+               help='The hash ring has 2**N partitions per conductor; more '
+                    'spread nodes more evenly at the cost of memory.'),
     cfg.IntOpt('sync_interval', default=60, min=0,
                help='Seconds between the periodic checks that restore iSCSI '
                     'targets the database says should exist. 0 disables them.'),

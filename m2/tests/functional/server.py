@@ -30,7 +30,8 @@ class ServerFixture(fixtures.Fixture):
         super().__init__()
         self.extra_conf = conf or {}
         self.state_path = state_path
-        # ('m2-conductor', 'm2-api') runs the scale-out shape instead.
+        # ('m2-conductor', 'm2-api') runs the scale-out shape instead;
+        # 'm2-conductor@c1' is a conductor with [DEFAULT] host c1 (see command).
         self.services = services
         self.processes = []
 
@@ -70,24 +71,47 @@ class ServerFixture(fixtures.Fixture):
         """The process serving the API (the last service started)."""
         return self.processes[-1] if self.processes else None
 
+    def service_log(self, service):
+        """The log file of ``service`` (``m2-conductor@c1`` has its own)."""
+        name, _, host = service.partition('@')
+        if not host:
+            return self.log_file
+        return os.path.join(self.state_path, '%s-%s.log' % (name, host))
+
+    def command(self, service):
+        """The command line of ``service``; ``name@host`` adds a config file
+        setting [DEFAULT] host and a log file of its own."""
+        name, _, host = service.partition('@')
+        cmd = [os.path.join(BIN, name), '--config-file', self.conf_file]
+        if host:
+            extra = os.path.join(self.state_path, '%s-%s.conf' % (name, host))
+            with open(extra, 'w') as f:
+                f.write('[DEFAULT]\nhost = %s\nlog_file = %s\n'
+                        % (host, self.service_log(service)))
+            cmd += ['--config-file', extra]
+        return cmd
+
     def _conductors_ready(self):
         """How many times an m2-conductor has said it consumes its queue."""
-        try:
-            with open(self.log_file, errors='replace') as f:
-                return f.read().count(CONDUCTOR_READY)
-        except OSError:
-            return 0
+        count = 0
+        for path in {self.service_log(service) for service in self.services}:
+            try:
+                with open(path, errors='replace') as f:
+                    count += f.read().count(CONDUCTOR_READY)
+            except OSError:
+                pass
+        return count
 
     def start(self, timeout=30):
         self.processes = []
         # m2-api answers before a separate m2-conductor has declared its
         # queue; a call sent then would be dropped, so wait for both.
-        ready_wanted = self._conductors_ready() + self.services.count('m2-conductor')
+        conductors = [s for s in self.services if s.partition('@')[0] == 'm2-conductor']
+        ready_wanted = self._conductors_ready() + len(conductors)
         for service in self.services:
             with open(self.log_file + '.stderr', 'ab') as stderr:
                 self.processes.append(subprocess.Popen(
-                    [os.path.join(BIN, service), '--config-file', self.conf_file],
-                    stdout=subprocess.DEVNULL, stderr=stderr))
+                    self.command(service), stdout=subprocess.DEVNULL, stderr=stderr))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for process in self.processes:

@@ -1,7 +1,10 @@
 """The scale-out shape: m2-api and m2-conductor apart, over oslo.messaging (RabbitMQ)."""
 
 import socket
+import time
 import uuid
+
+from tooz import hashring
 
 from m2.tests.functional import base
 
@@ -70,3 +73,57 @@ class TestNoConductor(RabbitTest):
         self.assertIn('m2-conductor (topic %s)' % self.server_conf['conductor']['topic'],
                       message)
         self.assertIn('no conductor answered within 2 s', message)
+
+
+class TestHashRing(RabbitTest):
+    """Two conductors: each node goes to its owner; a dead one's go to the other."""
+
+    services = ('m2-conductor@c1', 'm2-conductor@c2', 'm2-api')
+    server_conf = messaging_conf()
+    server_conf['conductor'].update(heartbeat_interval='1', heartbeat_timeout='3',
+                                    hash_ring_reset_interval='1')
+
+    def handled_by(self, node):
+        """The conductors whose log says they provisioned ``node``."""
+        line = 'Node %s is provisioned' % node
+        hosts = set()
+        for host in ('c1', 'c2'):
+            with open(self.server.service_log('m2-conductor@' + host)) as f:
+                if line in f.read():
+                    hosts.add(host)
+        return hosts
+
+    def test_nodes_go_to_their_owner_then_to_the_survivor(self):
+        ring = hashring.HashRing({'c1', 'c2'}, partitions=2 ** 5)
+
+        def owner(name):
+            return next(iter(ring.get_nodes(name.encode())))
+
+        project = self.make_project()
+        image, _, _ = self.import_image(project)
+        names = ['ring-%d' % i for i in range(8)]
+        self.assertEqual({'c1', 'c2'}, {owner(n) for n in names})
+        for name in names:
+            self.provision(project, image['id'], name=name)
+            self.assertEqual({owner(name)}, self.handled_by(name))
+        listed = self.api('GET', '/v1/conductors', expect=200)['conductors']
+        self.assertEqual([('c1', True), ('c2', True)],
+                         [(c['hostname'], c['alive']) for c in listed])
+
+        # c2 dies: once it is seen dead, its nodes are c1's.
+        self.server.processes[1].kill()
+        self.server.processes[1].wait(10)
+        deadline = time.monotonic() + 30
+        while any(c['alive'] for c in self.api('GET', '/v1/conductors')['conductors']
+                  if c['hostname'] == 'c2'):
+            self.assertLess(time.monotonic(), deadline, 'c2 never seen dead')
+            time.sleep(0.5)
+        time.sleep(1.5)  # the API's ring is rebuilt every second
+        late = next(n for n in ('late-%d' % i for i in range(50)) if owner(n) == 'c2')
+        self.provision(project, image['id'], name=late)
+        self.assertEqual({'c1'}, self.handled_by(late))
+        for name in names:
+            if owner(name) == 'c2':
+                self.api('DELETE', '/v1/nodes/%s' % name, expect=202)
+                self.server.wait_for('/v1/nodes/%s' % name, gone=True)
+        self.assert_audit_clean()

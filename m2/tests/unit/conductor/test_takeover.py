@@ -12,18 +12,22 @@ from m2.db.sqlalchemy import models
 from m2.tests import base
 
 
+def age_conductor(host, seconds):
+    """Pretend ``host`` last heartbeat ``seconds`` ago."""
+    when = timeutils.utcnow() - datetime.timedelta(seconds=seconds)
+    with db_api._writer() as session:
+        session.execute(update(models.Conductor).where(models.Conductor.hostname == host)
+                        .values(heartbeat_at=when))
+
+
 class ConductorTestCase(base.TestCase):
     def setUp(self):
         super().setUp()
-        self.database = self.useFixture(base.Database(self.state_path))
+        self.useFixture(base.Database(self.state_path))
         self.db = db_api.Connection()
 
     def age(self, host, seconds):
-        """Pretend ``host`` last heartbeat ``seconds`` ago."""
-        when = timeutils.utcnow() - datetime.timedelta(seconds=seconds)
-        with self.database.engine.begin() as conn:
-            conn.execute(update(models.Conductor).where(models.Conductor.hostname == host)
-                         .values(heartbeat_at=when))
+        age_conductor(host, seconds)
 
     def reserved_node(self, host, task='provision'):
         project = self.db.create_project({'name': 'p'})
