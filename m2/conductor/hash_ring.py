@@ -13,9 +13,17 @@ seconds); the operations it was running are rolled back by the takeover.
 import threading
 import time
 
-from tooz import hashring
-
 from m2.conf import CONF
+
+
+class _SingleHost:
+    """The ring of one conductor: it owns everything."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def get_nodes(self, data):
+        return {self.host}
 
 
 class HashRing:
@@ -30,8 +38,11 @@ class HashRing:
     def _build(self):
         dead = set(self.db.list_dead_conductors(CONF.conductor.heartbeat_timeout))
         hosts = {c.hostname for c in self.db.list_conductors() if c.hostname not in dead}
-        if not hosts:
-            return None
+        if len(hosts) <= 1:
+            # Nothing to spread (m2-server, one conductor): spare importing
+            # tooz, whose futurist prints an eventlet warning at start.
+            return _SingleHost(hosts.pop()) if hosts else None
+        from tooz import hashring
         return hashring.HashRing(hosts, partitions=2 ** CONF.conductor.hash_partition_exponent)
 
     def _current(self):
