@@ -19,6 +19,8 @@ argument lists, never a shell, and resolve paths under their own directory).
 
 import abc
 
+from m2.common import exception
+
 
 class StorageDriver(abc.ABC):
     """Images, their snapshots and copy-on-write clones (RBD semantics).
@@ -61,9 +63,11 @@ class StorageDriver(abc.ABC):
         """Write an iterable of byte strings into ``name`` from offset 0.
 
         The image must exist and be large enough. ``progress(bytes_done)`` is
-        called after each chunk when given.
+        called after each chunk when given. Drivers build it on
+        :func:`write_chunks`.
 
         :raises StorageImageNotFound:
+        :raises Invalid: the data is larger than the image.
         """
 
     @abc.abstractmethod
@@ -253,3 +257,24 @@ class BootDriver(abc.ABC):
     @abc.abstractmethod
     def list_nodes(self):
         """Return the MACs (lower case, colon-separated) that have boot files."""
+
+
+def write_chunks(name, size, chunks, write_at, progress=None):
+    """Feed ``chunks`` to ``write_at(chunk, offset)`` from offset 0; return
+    the bytes written. The common loop of every ``write_image``.
+
+    :raises Invalid: the data would pass the image's ``size``; nothing of
+        the chunk that would is written.
+    """
+    offset = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if offset + len(chunk) > size:
+            raise exception.Invalid(
+                reason='data is larger than storage image %s (%d bytes)' % (name, size))
+        write_at(chunk, offset)
+        offset += len(chunk)
+        if progress is not None:
+            progress(offset)
+    return offset

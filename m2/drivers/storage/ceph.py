@@ -96,21 +96,10 @@ class CephStorageDriver(base.StorageDriver):
 
     def write_image(self, name, chunks, progress=None):
         with self._image(name) as image:
-            size = image.size()
-            offset = 0
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                if offset + len(chunk) > size:
-                    raise exception.Invalid(
-                        reason='data larger than storage image %s (%d bytes)' % (name, size))
-                image.write(chunk, offset)
-                offset += len(chunk)
-                if progress is not None:
-                    progress(offset)
+            written = base.write_chunks(name, image.size(), chunks, image.write, progress)
             # Data is acknowledged by the OSDs per write; flush is for caches.
             image.flush()
-        return offset
+        return written
 
     def read_image(self, name, snapshot=None, chunk_size=None):
         # Fail now, not at the first next(): callers answer 404 before streaming.

@@ -205,27 +205,21 @@ class FileStorageDriver(base.StorageDriver):
     def write_image(self, name, chunks, progress=None):
         path = self._require_image(name)
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+
+        def write_at(chunk, offset):
+            # Zero blocks over a hole stay a hole, so uploads stay sparse;
+            # over data they must be written.
+            if fileops.is_hole(fd, offset, len(chunk)):
+                fileops.write_nonzero(fd, chunk, offset)
+            else:
+                fileops.pwrite_all(fd, chunk, offset)
+
         try:
-            size = os.fstat(fd).st_size
-            offset = 0
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                if offset + len(chunk) > size:
-                    raise exception.Invalid(
-                        reason='data is larger than storage image %s (%d bytes)' % (name, size))
-                # Zero blocks over a hole stay a hole, so uploads stay sparse;
-                # over data they must be written.
-                if fileops.is_hole(fd, offset, len(chunk)):
-                    fileops.write_nonzero(fd, chunk, offset)
-                else:
-                    fileops.pwrite_all(fd, chunk, offset)
-                offset += len(chunk)
-                if progress is not None:
-                    progress(offset)
+            written = base.write_chunks(name, os.fstat(fd).st_size, chunks, write_at, progress)
             os.fsync(fd)
         finally:
             os.close(fd)
+        return written
 
     def read_image(self, name, snapshot=None, chunk_size=None):
         # Opened here, not in the generator, so a missing image is reported
