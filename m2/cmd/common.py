@@ -20,10 +20,9 @@ def prepare_service(argv):
 
 def check_schema():
     """Refuse to start on a database that is not at the latest migration."""
-    current, head = migration.version(), migration.head()
-    if current != head:
-        sys.exit('The database is at revision %s, not %s: run "m2-dbsync upgrade" first.'
-                 % (current or 'none', head))
+    problem = migration.outdated()
+    if problem:
+        sys.exit(problem)
 
 
 def load_manager():
@@ -32,6 +31,17 @@ def load_manager():
         return manager.ConductorManager()
     except exception.M2Exception as exc:
         sys.exit('m2 cannot start: %s' % exc)
+
+
+def start_conductor(argv):
+    """What m2-server and m2-conductor do first: config, schema check, then
+    a conductor that has recovered from any crash and runs its loops."""
+    prepare_service(argv)
+    check_schema()
+    manager = load_manager()
+    manager.start()
+    manager.start_periodic_tasks()
+    return manager
 
 
 def serve_wsgi(app):

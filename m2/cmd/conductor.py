@@ -15,11 +15,7 @@ READY_MESSAGE = 'm2-conductor %s consuming RPC topic %s'
 
 
 def main(argv=None):
-    common.prepare_service(sys.argv[1:] if argv is None else argv)
-    common.check_schema()
-    manager = common.load_manager()
-    manager.start()
-    manager.start_periodic_tasks()
+    manager = common.start_conductor(sys.argv[1:] if argv is None else argv)
     server = rpc.get_server(manager)
     server.start()
     LOG.info(READY_MESSAGE, CONF.host, CONF.conductor.topic)

@@ -10,11 +10,7 @@ LOG = logging.getLogger(__name__)
 
 
 def main(argv=None):
-    common.prepare_service(sys.argv[1:] if argv is None else argv)
-    common.check_schema()
-    manager = common.load_manager()
-    manager.start()
-    manager.start_periodic_tasks()
+    manager = common.start_conductor(sys.argv[1:] if argv is None else argv)
     try:
         common.serve_wsgi(api_app.setup_app(manager=manager))
     finally:

@@ -28,14 +28,13 @@ class Checks(upgradecheck.UpgradeCommands):
         from m2.db.sqlalchemy import api as db_api
         try:
             db_api.setup()
-            current, head = migration.version(), migration.head()
+            problem = migration.outdated()
         except Exception as exc:
             return Result(Code.FAILURE, 'Cannot read the database in [database] connection: '
                                         '%s' % exc)
-        if current != head:
-            return Result(Code.FAILURE, 'The database is at revision %s, not %s: run '
-                                        '"m2-dbsync upgrade".' % (current or 'none', head))
-        return Result(Code.SUCCESS, 'The database is at revision %s.' % head)
+        if problem:
+            return Result(Code.FAILURE, problem)
+        return Result(Code.SUCCESS, 'The database is at revision %s.' % migration.head())
 
     def _check_drivers(self):
         from m2.drivers import factory

@@ -33,3 +33,12 @@ def version(engine=None):
 def head():
     from alembic.script import ScriptDirectory
     return ScriptDirectory.from_config(_alembic_config(engine=object())).get_current_head()
+
+
+def outdated(engine=None):
+    """None when the schema is at the latest migration, else why not."""
+    current, latest = version(engine), head()
+    if current == latest:
+        return None
+    return ('The database is at revision %s, not %s: run "m2-dbsync upgrade" first.'
+            % (current or 'none', latest))
