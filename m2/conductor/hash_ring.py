@@ -36,8 +36,7 @@ class HashRing:
         self._built_at = None
 
     def _build(self):
-        dead = set(self.db.list_dead_conductors(CONF.conductor.heartbeat_timeout))
-        hosts = {c.hostname for c in self.db.list_conductors() if c.hostname not in dead}
+        hosts = set(self.db.list_live_conductors(CONF.conductor.heartbeat_timeout))
         if len(hosts) <= 1:
             # Nothing to spread (m2-server, one conductor): spare importing
             # tooz, whose futurist prints an eventlet warning at start.

@@ -463,8 +463,8 @@ class ConductorManager:
 
     def list_conductors(self, context):
         """Every conductor that ever registered, and whether it is alive."""
-        dead = set(self.db.list_dead_conductors(CONF.conductor.heartbeat_timeout))
-        return [views.conductor(row, alive=row.hostname not in dead)
+        live = set(self.db.list_live_conductors(CONF.conductor.heartbeat_timeout))
+        return [views.conductor(row, alive=row.hostname in live)
                 for row in self.db.list_conductors()]
 
     def audit(self, context, fix=False):

@@ -28,17 +28,13 @@ class ConductorAPI:
         elif manager is None:
             raise ValueError('the local transport needs the conductor manager')
 
-    def _call(self, context, method, node=None, **kwargs):
-        """Call ``method``; over messaging, a ``node``'s owner by the hash ring."""
+    def _call(self, context, method, route_node=None, **kwargs):
+        """Call ``method``; over messaging, on the hash ring's owner of
+        ``route_node`` when given, else on any conductor."""
         if self._client is None:
-            if node is not None:
-                kwargs['name'] = node
             return getattr(self._manager, method)(context, **kwargs)
         import oslo_messaging as messaging
-        server = None
-        if node is not None:
-            kwargs['name'] = node
-            server = self._ring.owner(node)
+        server = self._ring.owner(route_node) if route_node is not None else None
         try:
             return self._client.prepare(server=server).call(context, method, **kwargs)
         except messaging.MessagingTimeout:
@@ -108,15 +104,15 @@ class ConductorAPI:
         return self._call(context, 'node_ip', name=name)
 
     def provision_node(self, context, name, project, image, nic, mac=None):
-        return self._call(context, 'provision_node', node=name, project=project,
+        return self._call(context, 'provision_node', route_node=name, name=name, project=project,
                           image=image, nic=nic, mac=mac)
 
     def deprovision_node(self, context, name):
-        return self._call(context, 'deprovision_node', node=name)
+        return self._call(context, 'deprovision_node', route_node=name, name=name)
 
     def snapshot_node(self, context, name, snapshot_name, public=False):
-        return self._call(context, 'snapshot_node', node=name, snapshot_name=snapshot_name,
-                          public=public)
+        return self._call(context, 'snapshot_node', route_node=name, name=name,
+                          snapshot_name=snapshot_name, public=public)
 
     def list_targets(self, context):
         return self._call(context, 'list_targets')

@@ -7,7 +7,7 @@ import threading
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from oslo_utils import timeutils
-from sqlalchemy import event, or_, update
+from sqlalchemy import event, not_, or_, update
 
 from m2.common import exception, states
 from m2.db.sqlalchemy import models
@@ -110,6 +110,13 @@ _NOT_FOUND = {'project': (exception.ProjectNotFound, 'project'),
 def _not_found(kind, ident):
     exc_class, field = _NOT_FOUND[kind]
     return exc_class(**{field: ident})
+
+
+def _dead_conductor(timeout):
+    """The condition of a conductor row that no longer counts as alive."""
+    model = models.Conductor
+    limit = timeutils.utcnow() - datetime.timedelta(seconds=timeout)
+    return or_(model.online.is_(False), model.heartbeat_at < limit)
 
 
 class Connection:
@@ -378,11 +385,15 @@ class Connection:
 
     def list_dead_conductors(self, timeout):
         """Hosts offline, or silent for more than ``timeout`` seconds."""
-        model = models.Conductor
-        limit = timeutils.utcnow() - datetime.timedelta(seconds=timeout)
+        return self._conductor_hosts(_dead_conductor(timeout))
+
+    def list_live_conductors(self, timeout):
+        """Hosts online and heard from within ``timeout`` seconds."""
+        return self._conductor_hosts(not_(_dead_conductor(timeout)))
+
+    def _conductor_hosts(self, condition):
         with _reader() as session:
-            return [row.hostname for row in session.query(model).filter(
-                or_(model.online.is_(False), model.heartbeat_at < limit))]
+            return [row.hostname for row in session.query(models.Conductor).filter(condition)]
 
     # Helpers
 

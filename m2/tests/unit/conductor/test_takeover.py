@@ -47,6 +47,7 @@ class TestConductorRegistry(ConductorTestCase):
         self.db.unregister_conductor('stopped')
         self.assertEqual(['silent', 'stopped'],
                          sorted(self.db.list_dead_conductors(timeout=60)))
+        self.assertEqual(['alive'], self.db.list_live_conductors(timeout=60))
 
     def test_heartbeat_brings_a_conductor_back(self):
         self.db.register_conductor('c1')
