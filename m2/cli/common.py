@@ -89,6 +89,21 @@ def listing(rows, fields, headers=None):
             [tuple(wrap(row.get(f)) for f in fields) for row in rows])
 
 
+def add_scope_arguments(parser, what, project_help=None):
+    """``--project`` and ``--all-projects`` of a list command of ``what``s."""
+    parser.add_argument('--project', metavar='<project>',
+                        help=project_help or 'Only the %s of this project.' % what)
+    parser.add_argument('--all-projects', action='store_true',
+                        help='%s of every project (operators).' % what.capitalize())
+    return parser
+
+
+def scope_query(parsed_args):
+    """The query parameters of ``add_scope_arguments``' options."""
+    return {'project': parsed_args.project,
+            'all_projects': 'true' if parsed_args.all_projects else None}
+
+
 def add_wait_arguments(parser, what='operation'):
     parser.add_argument('--no-wait', dest='wait', action='store_false', default=True,
                         help='Return at once, with the resource in its transitional '

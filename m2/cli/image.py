@@ -25,9 +25,9 @@ def get_image(app, ident, project=None):
     return app.client.get(path)
 
 
-def list_images(app, project=None, kind=None, all_projects=False):
-    return app.client.get('/images', project=project, kind=kind,
-                          all_projects='true' if all_projects else None)['images']
+def list_images(app, parsed_args, kind=None):
+    """The images ``add_scope_arguments``' options select, of ``kind``."""
+    return app.client.get('/images', kind=kind, **common.scope_query(parsed_args))['images']
 
 
 class ListImage(lister.Lister):
@@ -35,17 +35,14 @@ class ListImage(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('--project', metavar='<project>',
-                            help='Only the images of this project (no public ones).')
+        common.add_scope_arguments(
+            parser, 'images', project_help='Only the images of this project (no public ones).')
         parser.add_argument('--kind', choices=('golden', 'snapshot'),
                             help='Only golden images or only snapshots.')
-        parser.add_argument('--all-projects', action='store_true',
-                            help='Images of every project (operators).')
         return parser
 
     def take_action(self, parsed_args):
-        images = list_images(self.app, parsed_args.project, parsed_args.kind,
-                             parsed_args.all_projects)
+        images = list_images(self.app, parsed_args, parsed_args.kind)
         return common.listing(images, LIST_FIELDS, LIST_HEADERS)
 
 

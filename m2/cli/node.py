@@ -83,17 +83,10 @@ class ListNode(lister.Lister):
     """List provisioned nodes and their state."""
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('--project', metavar='<project>',
-                            help='Only the nodes of this project.')
-        parser.add_argument('--all-projects', action='store_true',
-                            help='Nodes of every project (operators).')
-        return parser
+        return common.add_scope_arguments(super().get_parser(prog_name), 'nodes')
 
     def take_action(self, parsed_args):
-        nodes = self.app.client.get(
-            '/nodes', project=parsed_args.project,
-            all_projects='true' if parsed_args.all_projects else None)['nodes']
+        nodes = self.app.client.get('/nodes', **common.scope_query(parsed_args))['nodes']
         return common.listing(nodes, LIST_FIELDS, LIST_HEADERS)
 
 

@@ -13,16 +13,10 @@ class ListSnapshot(lister.Lister):
     """List snapshots (images taken from nodes with "m2 node snapshot")."""
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('--project', metavar='<project>',
-                            help='Only the snapshots of this project.')
-        parser.add_argument('--all-projects', action='store_true',
-                            help='Snapshots of every project (operators).')
-        return parser
+        return common.add_scope_arguments(super().get_parser(prog_name), 'snapshots')
 
     def take_action(self, parsed_args):
-        images = image_cmd.list_images(self.app, parsed_args.project, 'snapshot',
-                                       parsed_args.all_projects)
+        images = image_cmd.list_images(self.app, parsed_args, 'snapshot')
         return common.listing(images, LIST_FIELDS, LIST_HEADERS)
 
 
